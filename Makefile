@@ -1,0 +1,53 @@
+# Two commands do all set-up on a fresh machine (see README.md):
+#   make lab    create the environment and open the course in JupyterLab
+#   make test   create the environment and run every test (what CI runs)
+# Others: make book (the offline HTML book), make bench (notebook timings), make sync (jupytext pairs).
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+JOBS   ?= 2
+
+.PHONY: env lab test test-lib book bench sync browser clean
+
+$(STAMP): requirements.txt requirements-dev.txt constraints-cpu.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --upgrade pip
+	$(PY) -m pip install -r requirements-dev.txt -c constraints-cpu.txt
+	$(PY) -m pip install --no-deps -e .
+	touch $(STAMP)
+
+env: $(STAMP)
+
+lab: env
+	$(VENV)/bin/jupyter lab --notebook-dir=. --ServerApp.default_url=/lab/tree/chapters \
+		$$( [ "$$(id -u)" = 0 ] && echo --allow-root )
+
+# The browser test needs Chromium. Installed automatically where we may (root with apt, e.g. CI);
+# elsewhere install it yourself, or the browser test is skipped (outside CI only).
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+	{ if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	  else echo "note: chromium not found; the browser test will be skipped"; fi; }
+
+test: env browser
+	$(PY) -m pytest -n $(JOBS) --dist loadfile --nbval-lax --nbval-current-env \
+		-p no:cacheprovider tests chapters
+
+test-lib: env
+	$(PY) -m pytest -n $(JOBS) -p no:cacheprovider tests --ignore=tests/test_book.py
+
+book: env
+	$(PY) book/build.py
+
+bench: env
+	$(PY) bench/time_notebooks.py
+
+# Update each .ipynb from its edited .py, keeping outputs (never `jupytext --to ipynb`: it drops them).
+sync: env
+	$(VENV)/bin/jupytext --sync chapters/*/*.py
+
+clean:
+	rm -rf book/_build book/_generated .pytest_cache

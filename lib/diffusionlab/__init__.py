@@ -1,0 +1,22 @@
+"""diffusionlab: the helper library of *Diffusion Models, Step by Step* (``import diffusionlab as dl``).
+
+Modules depend downward only (see DESIGN.md):
+
+    runtime      device(), seed(), budget(cpu=, gpu=), in_colab(), setup()
+    schedules    noise schedules as objects: alpha(t), sigma(t), logsnr(t), t_of_logsnr(); time grids
+    predictions  eps <-> x0 <-> v <-> score conversions; wrapping a net into a denoiser D(x, t)
+    analytic     Gaussian mixtures with exact samples, log-density, score and denoiser at every t
+    plot         the house style, small figures, trajectory animations that work in the book
+    widgets      ipywidgets explorers with a static fallback (book, plain scripts)
+    exercises    checkers for the exercises in the notebooks
+
+Conventions: continuous time t in [0, 1], data at t = 0, noise at t = 1,
+x_t = alpha_t x_0 + sigma_t eps, logsnr(t) = log(alpha_t^2 / sigma_t^2).
+"""
+__version__ = "0.1.0"
+
+from . import runtime, schedules, predictions, analytic, plot, widgets, exercises  # noqa: E402
+from .runtime import *  # noqa: F401,F403,E402
+from .schedules import *  # noqa: F401,F403,E402
+from .predictions import *  # noqa: F401,F403,E402
+from .analytic import *  # noqa: F401,F403,E402

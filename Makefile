@@ -1,7 +1,8 @@
 # Two commands do all set-up on a fresh machine (see README.md):
 #   make lab    create the environment and open the course in JupyterLab
 #   make test   create the environment and run every test (what CI runs)
-# Others: make book (the offline HTML book), make bench (notebook timings), make sync (jupytext pairs).
+# Others: make book (the offline HTML book), make bench (notebook timings), make sync (jupytext pairs),
+# make execute (re-run notebooks in place).
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -9,7 +10,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 JOBS   ?= 2
 
-.PHONY: env lab test test-lib book bench sync browser clean
+.PHONY: env lab test test-lib book bench sync execute browser clean
 
 $(STAMP): requirements.txt requirements-dev.txt constraints-cpu.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +49,13 @@ bench: env
 # Update each .ipynb from its edited .py, keeping outputs (never `jupytext --to ipynb`: it drops them).
 sync: env
 	$(VENV)/bin/jupytext --sync chapters/*/*.py
+
+# Re-execute notebooks top to bottom, in place, storing outputs and widget state (for the book).
+# All notebooks by default; one with `make execute NB=chapters/01_forward_process/02_noise_schedules.ipynb`.
+NB ?= $(shell $(PY) -c "import sys; sys.path.insert(0, 'book'); import manifest; print(' '.join(n.path for n in manifest.notebooks()))")
+execute: env
+	$(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=600 \
+		--ExecutePreprocessor.store_widget_state=True $(NB)
 
 clean:
 	rm -rf book/_build book/_generated .pytest_cache

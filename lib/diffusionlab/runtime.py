@@ -79,6 +79,9 @@ def budget(cpu, gpu):
     return gpu if on_gpu() else cpu
 
 
+_seed = seed  # `setup` takes a parameter named `seed`, which hides the function inside it
+
+
 def in_colab() -> bool:
     """True inside a Google Colab runtime."""
     return "google.colab" in sys.modules
@@ -94,13 +97,14 @@ def in_notebook() -> bool:
     return shell is not None and shell.__class__.__name__ == "ZMQInteractiveShell"
 
 
-def setup(value: int = DEFAULT_SEED, *, verbose: bool = True):
+def setup(seed: int = DEFAULT_SEED, *, verbose: bool = True):
     """What every notebook's setup cell calls: seed, apply the house plot style, report the runtime.
 
     Returns the seeded CPU ``torch.Generator`` from :func:`seed`.
     """
     torch = _torch()
-    gen = seed(value)
+    value = seed
+    gen = _seed(value)
     from . import plot
 
     plot.use_style()

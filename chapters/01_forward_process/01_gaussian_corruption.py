@@ -1,6 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
+#     notebook_metadata_filter: -jupytext.text_representation.jupytext_version
 #     text_representation:
 #       extension: .py
 #       format_name: percent
@@ -264,7 +265,7 @@ for t in [0.5, 0.9, 1.0]:
     a, s = ddpm.alpha(t), ddpm.sigma(t)
     assert torch.allclose(m.mean(), a * mixture.mean(), atol=1e-12)
     assert torch.allclose(m.cov(), a**2 * mixture.cov() + s**2 * torch.eye(2), atol=1e-12)
-    print(f"t = {t}: mean {m.mean().numpy().round(4)}, cov diagonal {torch.diagonal(m.cov()).numpy().round(4)}")
+    print(f"t = {t}: mean {m.mean().numpy().round(4) + 0.0}, cov diagonal {torch.diagonal(m.cov()).numpy().round(4)}")
 
 # %% [markdown]
 # ## Exercises

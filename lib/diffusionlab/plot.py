@@ -85,7 +85,7 @@ def image_grid(ax, images, *, nrow: int | None = None, vmin: float = -1.0, vmax:
     n, h, w = images.shape
     nrow = nrow or int(np.ceil(np.sqrt(n)))
     ncol = int(np.ceil(n / nrow))
-    canvas = np.full((nrow * (h + pad) + pad, ncol * (w + pad) + pad), vmax, dtype=float)
+    canvas = np.full((nrow * (h + pad) + pad, ncol * (w + pad) + pad), vmin, dtype=float)  # white gaps
     for k in range(n):
         r, c = divmod(k, ncol)
         canvas[pad + r * (h + pad): pad + r * (h + pad) + h, pad + c * (w + pad): pad + c * (w + pad) + w] = images[k]
@@ -114,6 +114,7 @@ def schedule_panels(schedules: dict, *, n: int = 501, axes=None):
     for ax, name in zip(axes, [r"$\alpha_t$", r"$\sigma_t$", r"$\lambda_t = \log(\alpha_t^2/\sigma_t^2)$"]):
         ax.set_xlabel("t")
         ax.set_title(name)
+    axes[2].set_ylim(-16, 16)  # the interesting range; the library clips logSNR to [-30, 30] at the edges
     axes[2].legend(loc="upper right")
     return axes
 

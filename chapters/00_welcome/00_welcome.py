@@ -77,7 +77,8 @@ import torch
 from IPython.display import HTML, display
 
 print("device:", dl.device(), "| CPU threads:", torch.get_num_threads())
-print("training steps in a later chapter would be", dl.budget(cpu=2_000, gpu=20_000), "on this machine")
+steps = dl.budget(cpu=2_000, gpu=20_000)
+print("training steps in a later chapter would be", steps, "on this machine")
 
 # %% [markdown]
 # ## The notation
@@ -112,14 +113,16 @@ alpha_bar = torch.cumprod(1 - betas, dim=0)  # \bar\alpha_i for i = 1..T
 
 i = torch.arange(1, T + 1, dtype=torch.float64)
 t = i / T
-assert torch.allclose(ddpm.alpha(t) ** 2, alpha_bar, rtol=1e-10)  # \bar\alpha_i = \alpha_t^2
-assert torch.allclose(ddpm.sigma(t) ** 2, 1 - alpha_bar, rtol=1e-10)  # 1 - \bar\alpha_i = \sigma_t^2
-alpha_ddpm = alpha_bar[1:] / alpha_bar[:-1]  # DDPM's alpha_i = \bar\alpha_i / \bar\alpha_{i-1}
+# \bar\alpha_i = \alpha_t^2 and 1 - \bar\alpha_i = \sigma_t^2
+assert torch.allclose(ddpm.alpha(t) ** 2, alpha_bar, rtol=1e-10)
+assert torch.allclose(ddpm.sigma(t) ** 2, 1 - alpha_bar, rtol=1e-10)
+# DDPM's alpha_i = \bar\alpha_i / \bar\alpha_{i-1} = 1 - beta_i
+alpha_ddpm = alpha_bar[1:] / alpha_bar[:-1]
 assert torch.allclose(alpha_ddpm, 1 - betas[1:], rtol=1e-12)
 assert torch.allclose(ddpm.logsnr(t), torch.log(alpha_bar / (1 - alpha_bar)), rtol=1e-9)
 assert torch.allclose(ddpm.sigma_edm(t), torch.exp(-ddpm.logsnr(t) / 2), rtol=1e-9)
-print(f"DDPM at the last step: alpha_bar_T = {alpha_bar[-1]:.3e}, so alpha_1 = {ddpm.alpha(1.0):.4f} "
-      f"and logSNR(1) = {ddpm.logsnr(1.0):.2f}")
+print(f"DDPM at the last step: alpha_bar_T = {alpha_bar[-1]:.3e}, "
+      f"so alpha_1 = {ddpm.alpha(1.0):.4f} and logSNR(1) = {ddpm.logsnr(1.0):.2f}")
 
 # %% [markdown]
 # The four things a network can predict are interchangeable once you know $x_t$, $\alpha_t$ and
@@ -174,17 +177,23 @@ print(f"80 denoising steps on 2000 points took {time.perf_counter() - start:.2f}
 
 # %%
 true = mixture.sample(20_000, generator=generator)
-ll_samples, ll_true = mixture.log_prob(x).mean().item(), mixture.log_prob(true).mean().item()
+ll_samples = mixture.log_prob(x).mean().item()
+ll_true = mixture.log_prob(true).mean().item()
 angles = torch.atan2(x[:, 1], x[:, 0])
 mode = torch.round(angles / (2 * math.pi / 8)).long() % 8
 counts = torch.bincount(mode, minlength=8)
-print(f"mean log p: samples {ll_samples:.3f}, true data {ll_true:.3f}; points per mode: {counts.tolist()}")
-assert abs(ll_samples - ll_true) < 0.1  # sampling error is about 0.03; the rest is the 80-step sampler
+print(f"mean log p: samples {ll_samples:.3f}, true data {ll_true:.3f}")
+print(f"points per mode: {counts.tolist()}")
+# sampling error is about 0.03; the rest is the 80-step sampler's discretisation error
+assert abs(ll_samples - ll_true) < 0.1
 assert counts.min() > 2000 / 8 * 0.75  # every mode is found, none is starved
 
 # %%
-html = dl.plot.animate(frames[::8], lambda ax, f: dl.plot.scatter2d(ax, f, lim=3.5, s=1.5),
-                       interval=150)
+def draw(ax, points):
+    dl.plot.scatter2d(ax, points, lim=3.5, s=1.5)
+
+
+html = dl.plot.animate(frames[::8], draw, interval=150)
 display(HTML(html))
 
 # %% [markdown]
@@ -204,7 +213,8 @@ def logsnr_from_betas(betas):
 # %%
 def logsnr_reference(betas):
     sched = dl.Discrete(betas)
-    return sched.logsnr(torch.arange(1, len(betas) + 1, dtype=torch.float64) / len(betas))
+    t = torch.arange(1, len(betas) + 1, dtype=torch.float64) / len(betas)
+    return sched.logsnr(t)
 
 
 cases = [(torch.linspace(1e-4, 0.02, 1000, dtype=torch.float64),),
@@ -213,13 +223,16 @@ dl.exercises.check(logsnr_from_betas, logsnr_reference, cases, name="Exercise 0.
 
 
 # %% tags=["solution", "hide-input"]
-# Solution: alpha_bar is the running product of (1 - beta); lambda = log(alpha_bar / (1 - alpha_bar)).
+# Solution: alpha_bar is the running product of (1 - beta);
+# lambda = log(alpha_bar / (1 - alpha_bar)).
 def logsnr_from_betas_solution(betas):
     alpha_bar = torch.cumprod(1 - betas, dim=0)
     return torch.log(alpha_bar) - torch.log1p(-alpha_bar)
 
 
-assert dl.exercises.check(logsnr_from_betas_solution, logsnr_reference, cases, name="Exercise 0.1 (solution)")
+assert dl.exercises.check(
+    logsnr_from_betas_solution, logsnr_reference, cases, name="Exercise 0.1 (solution)"
+)
 
 # %% [markdown]
 # ## Summary

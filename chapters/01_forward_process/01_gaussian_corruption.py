@@ -55,7 +55,8 @@ import matplotlib.pyplot as plt
 import torch
 from scipy.stats import kstest
 
-torch.set_default_dtype(torch.float64)  # Monte Carlo checks below compare small differences
+# Monte Carlo checks below compare small differences: work in float64
+torch.set_default_dtype(torch.float64)
 
 # %% [markdown]
 # ## 1. One small step of noise
@@ -75,16 +76,18 @@ betas = torch.linspace(1e-4, 0.02, T)
 
 
 def run_chain(x0, betas, keep, generator=None):
-    """Simulate q(x_i | x_{i-1}) for i = 1..T; return {i: x_i} for the steps in `keep`."""
+    """Simulate q(x_i | x_{i-1}) for i = 1..T; return {i: x_i} for i in `keep`."""
     x, kept = x0, {0: x0}
     for i, beta in enumerate(betas, start=1):
-        x = torch.sqrt(1 - beta) * x + torch.sqrt(beta) * torch.randn(x.shape, generator=generator)
+        noise = torch.randn(x.shape, generator=generator)
+        x = torch.sqrt(1 - beta) * x + torch.sqrt(beta) * noise
         if i in keep:
             kept[i] = x
     return kept
 
 
-mixture = dl.GaussianMixture.ring()  # 8 Gaussians on a circle: a 2D toy with known density
+# 8 Gaussians on a circle: a 2D toy whose density is known exactly
+mixture = dl.GaussianMixture.ring()
 x0 = mixture.sample(4000, generator=generator)
 steps = [0, 50, 150, 300, 600, 1000]
 chain = run_chain(x0, betas, set(steps), generator=generator)
@@ -123,7 +126,7 @@ for i in steps[1:]:
     mean_cf, var_cf = math.sqrt(alpha_bar[i - 1]) * start, 1 - alpha_bar[i - 1]
     mean_mc, var_mc = runs[i].mean(0), runs[i].var(0)
     se_mean, se_var = math.sqrt(var_cf / n), var_cf * math.sqrt(2 / (n - 1))
-    print(f"step {i:4d}: mean {mean_mc.numpy().round(3)} vs {mean_cf.numpy().round(3)}, "
+    print(f"step {i:4d}: mean {mean_mc.numpy().round(3)} vs {mean_cf.numpy().round(3)},",
           f"var {var_mc.numpy().round(4)} vs {var_cf:.4f}")
     assert torch.all((mean_mc - mean_cf).abs() < 5 * se_mean)
     assert torch.all((var_mc - var_cf).abs() < 5 * se_var)
@@ -174,8 +177,8 @@ vp_marginal, ve_marginal = mixture.at(ddpm, t), mixture.at(ve, float(t_ve))
 a = ddpm.alpha(t)
 assert torch.allclose(vp_marginal.means / a, ve_marginal.means, atol=1e-9)
 assert torch.allclose(vp_marginal.covs / a**2, ve_marginal.covs, atol=1e-9)
-print(f"t = {t}: logSNR = {lam:.3f}; VP x_t / alpha_t has the law of VE x at t = {t_ve:.4f} "
-      f"(sigma = {ve.sigma(t_ve):.4f})")
+print(f"t = {t}: logSNR = {lam:.3f}; VP x_t / alpha_t has the law of VE x",
+      f"at t = {t_ve:.4f} (sigma = {ve.sigma(t_ve):.4f})")
 
 # %%
 fig, axes = dl.plot.figure(2, width=7.0, height=2.6)
@@ -230,7 +233,7 @@ for ax, t in zip(axes[0], times):
     ax.hist(xt[:, 0], bins=60, range=(-5, 5), density=True, alpha=0.5)
     ax.plot(grid, marginal.log_prob(grid[:, None]).exp(), color="#D55E00")
     ax.set(title=f"t = {t}  (KS {ks:.3f})", xticks=[-4, 0, 4])
-fig.suptitle("samples noised by DDPM's process (histogram) vs the exact marginal $p_t$ (line)")
+fig.suptitle("noised samples (histogram) vs the exact marginal $p_t$ (line)")
 plt.show()
 
 # %% [markdown]
@@ -264,8 +267,10 @@ for t in [0.5, 0.9, 1.0]:
     m = mixture.at(ddpm, t)
     a, s = ddpm.alpha(t), ddpm.sigma(t)
     assert torch.allclose(m.mean(), a * mixture.mean(), atol=1e-12)
-    assert torch.allclose(m.cov(), a**2 * mixture.cov() + s**2 * torch.eye(2), atol=1e-12)
-    print(f"t = {t}: mean {m.mean().numpy().round(4) + 0.0}, cov diagonal {torch.diagonal(m.cov()).numpy().round(4)}")
+    cov = a**2 * mixture.cov() + s**2 * torch.eye(2)
+    assert torch.allclose(m.cov(), cov, atol=1e-12)
+    mean, var = m.mean().numpy().round(4) + 0.0, torch.diagonal(m.cov()).numpy().round(4)
+    print(f"t = {t}: mean {mean}, cov diagonal {var}")
 
 # %% [markdown]
 # ## Exercises
@@ -287,18 +292,21 @@ def q_sample_reference(x0, i, betas, eps):
     return xt
 
 
-exercise_cases = [(x0[:5], i, betas, torch.randn(5, 2, generator=generator)) for i in (1, 10, 500, 1000)]
+exercise_cases = [(x0[:5], i, betas, torch.randn(5, 2, generator=generator))
+                  for i in (1, 10, 500, 1000)]
 dl.exercises.check(q_sample, q_sample_reference, exercise_cases, name="Exercise 1.1")
 
 
 # %% tags=["solution", "hide-input"]
-# Solution: alpha_bar_i is the product of the first i factors (1 - beta_j): index i - 1 from zero.
+# Solution: alpha_bar_i is the product of the first i factors (1 - beta_j).
 def q_sample_solution(x0, i, betas, eps):
     alpha_bar_i = torch.prod(1 - betas[:i])
     return alpha_bar_i.sqrt() * x0 + (1 - alpha_bar_i).sqrt() * eps
 
 
-assert dl.exercises.check(q_sample_solution, q_sample_reference, exercise_cases, name="Exercise 1.1 (solution)")
+assert dl.exercises.check(
+    q_sample_solution, q_sample_reference, exercise_cases, name="Exercise 1.1 (solution)"
+)
 
 # %% [markdown]
 # ### Exercise 1.2: where is signal equal to noise?
@@ -309,15 +317,18 @@ assert dl.exercises.check(q_sample_solution, q_sample_reference, exercise_cases,
 answer_1_2 = None  # YOUR CODE HERE: an integer step i
 
 # %%
-# The reference: invert logSNR = 0 with the schedule object, then round up to the next grid step.
+# The reference: invert logSNR = 0 with the schedule object, round up to a grid step.
 reference_1_2 = math.ceil(float(ddpm.t_of_logsnr(0.0)) * T)
 dl.exercises.check_value(answer_1_2, reference_1_2, name="Exercise 1.2", rtol=0)
 
 # %% tags=["solution", "hide-input"]
 # Solution: the SNR is alpha_bar / (1 - alpha_bar) < 1 exactly when alpha_bar < 1/2.
-answer_1_2_solution = int(torch.nonzero(alpha_bar < 0.5)[0]) + 1  # +1: steps count from 1
+# the first index with alpha_bar < 1/2; +1 because steps count from 1
+answer_1_2_solution = int(torch.nonzero(alpha_bar < 0.5)[0]) + 1
 print(f"SNR drops below 1 at step {answer_1_2_solution} of {T}")
-assert dl.exercises.check_value(answer_1_2_solution, reference_1_2, name="Exercise 1.2 (solution)", rtol=0)
+assert dl.exercises.check_value(
+    answer_1_2_solution, reference_1_2, name="Exercise 1.2 (solution)", rtol=0
+)
 
 # %% [markdown]
 # ## Papers in this chapter

@@ -82,7 +82,8 @@ def cosine_alpha_bar(t, s=0.008):
 t = torch.linspace(0, 1, 1001)
 cosine = dl.Cosine()
 assert torch.allclose(cosine_alpha_bar(t), cosine.alpha(t) ** 2, atol=1e-12)
-assert torch.allclose(cosine.alpha(t) ** 2 + cosine.sigma(t) ** 2, torch.ones_like(t))  # variance preserving
+# variance preserving: alpha^2 + sigma^2 = 1
+assert torch.allclose(cosine.alpha(t) ** 2 + cosine.sigma(t) ** 2, torch.ones_like(t))
 print(f"cosine: alpha(0) = {cosine.alpha(0.0):.3f}, alpha(1) = {cosine.alpha(1.0):.3f}")
 
 # %% [markdown]
@@ -111,8 +112,9 @@ vp = {
     "sigmoid": dl.Sigmoid(),
 }
 for name, sched in vp.items():
-    assert sched.is_vp and torch.allclose(sched.alpha(t) ** 2 + sched.sigma(t) ** 2, torch.ones_like(t)), name
-    assert torch.all(torch.diff(sched.logsnr(t)) <= 0), f"{name}: logSNR must fall with t"
+    power = sched.alpha(t) ** 2 + sched.sigma(t) ** 2
+    assert sched.is_vp and torch.allclose(power, torch.ones_like(t)), name
+    assert torch.all(torch.diff(sched.logsnr(t)) <= 0), f"{name}: logSNR must fall"
 axes = dl.plot.schedule_panels(vp)
 plt.show()
 
@@ -131,7 +133,8 @@ everything = {**vp, "EDM": dl.EDM()}
 fig, axes = dl.plot.figure(1, width=5.0, height=2.8)
 for name, sched in everything.items():
     axes[0, 0].plot(t, sched.logsnr(t), label=name)
-axes[0, 0].set(xlabel="t", ylabel=r"$\lambda_t$", title="logSNR of every schedule", ylim=(-16, 16))
+axes[0, 0].set(xlabel="t", ylabel=r"$\lambda_t$", title="logSNR of every schedule",
+               ylim=(-16, 16))
 axes[0, 0].legend(ncols=2)
 plt.show()
 
@@ -155,7 +158,8 @@ for name, sched in everything.items():
     rows.append(xt / torch.sqrt(a**2 + s**2)[:, None, None])
 fig, axes = dl.plot.figure(1, width=6.5, height=4.8)
 dl.plot.image_grid(axes[0, 0], torch.cat(rows), nrow=len(everything), vmin=-2, vmax=2)
-axes[0, 0].set_title("rows: " + ", ".join(everything) + f"\ncolumns: t = {times}", fontsize=8)
+title = "rows: " + ", ".join(everything) + f"\ncolumns: t = {times}"
+axes[0, 0].set_title(title, fontsize=8)
 plt.show()
 
 # %% [markdown]
@@ -166,7 +170,8 @@ plt.show()
 
 # %%
 fine = torch.linspace(0, 1, 100_001)
-noisy_fraction = {name: (sched.logsnr(fine) < math.log(0.01)).double().mean().item() for name, sched in everything.items()}
+noisy_fraction = {name: (sched.logsnr(fine) < math.log(0.01)).double().mean().item()
+                  for name, sched in everything.items()}
 for name, frac in noisy_fraction.items():
     print(f"{name:18s} spends {frac:5.1%} of t in [0, 1] below SNR 0.01")
 assert noisy_fraction["DDPM linear"] > noisy_fraction["cosine"] + 0.1
@@ -189,13 +194,17 @@ assert noisy_fraction["DDPM linear"] > noisy_fraction["cosine"] + 0.1
 # %%
 ztsnr = dl.ZeroTerminalSNR(vp["SD scaled linear"])
 table = {**vp, "SD + zero terminal SNR": ztsnr}
+def terminal_snr(sched):
+    return (sched.alpha(1.0) ** 2 / sched.sigma(1.0) ** 2).item()
+
+
 for name, sched in table.items():
-    print(f"{name:24s} alpha_1 = {sched.alpha(1.0):.6f}   SNR(1) = {sched.alpha(1.0)**2 / sched.sigma(1.0)**2:.3e}")
-terminal_snr = lambda sched: (sched.alpha(1.0) ** 2 / sched.sigma(1.0) ** 2).item()  # noqa: E731
+    print(f"{name:24s} alpha_1 = {sched.alpha(1.0):.6f}   SNR(1) = {terminal_snr(sched):.3e}")
 assert math.isclose(terminal_snr(vp["DDPM linear"]), 4.035e-5, rel_tol=1e-3)
 assert math.isclose(terminal_snr(vp["SD scaled linear"]), 0.004682, rel_tol=1e-3)
 assert cosine.alpha(1.0) == 0 and ztsnr.alpha(1.0) == 0
-assert torch.isclose(ztsnr.alpha(0.0), vp["SD scaled linear"].alpha(0.0))  # the start is kept
+# the start is kept
+assert torch.isclose(ztsnr.alpha(0.0), vp["SD scaled linear"].alpha(0.0))
 
 # %% [markdown]
 # A terminal SNR of 0.0047 sounds harmless. It is not, because images have many pixels. The average
@@ -213,11 +222,12 @@ assert torch.isclose(ztsnr.alpha(0.0), vp["SD scaled linear"].alpha(0.0))  # the
 
 # %%
 def brightness_leak(sched, d, n=2000, s_b=0.3):
-    """Monte Carlo correlation between the mean of x_1 and the image brightness b, and the formula."""
+    """Monte Carlo correlation of mean(x_1) with the brightness b, and the formula."""
     b = s_b * torch.randn(n, 1, generator=generator)
     x0 = b + 0.5 * torch.randn(n, d, generator=generator)  # brightness + texture
     x0 = x0 - x0.mean(1, keepdim=True) + b  # make b exactly the mean brightness
-    x1 = sched.alpha(1.0) * x0 + sched.sigma(1.0) * torch.randn(n, d, generator=generator)
+    eps = torch.randn(n, d, generator=generator)
+    x1 = sched.alpha(1.0) * x0 + sched.sigma(1.0) * eps
     mc = torch.corrcoef(torch.stack([x1.mean(1), b[:, 0]]))[0, 1].item()
     a, s = sched.alpha(1.0).item(), sched.sigma(1.0).item()
     exact = a * s_b / math.sqrt(a**2 * s_b**2 + s**2 / d)
@@ -227,8 +237,10 @@ def brightness_leak(sched, d, n=2000, s_b=0.3):
 for d in (64, 64 * 64 * 4):
     for name in ("SD scaled linear", "SD + zero terminal SNR"):
         mc, exact = brightness_leak(table[name], d)
-        print(f"d = {d:5d}, {name:24s}: corr(mean x_1, brightness) = {mc:+.3f} (formula {exact:+.3f})")
-        assert abs(mc - exact) < 4 / math.sqrt(2000)  # the correlation's standard error is below 1/sqrt(n)
+        print(f"d = {d:5d}, {name:24s}: corr(mean x_1, brightness) = {mc:+.3f}",
+              f"(formula {exact:+.3f})")
+        # the standard error of a sample correlation is below 1/sqrt(n)
+        assert abs(mc - exact) < 4 / math.sqrt(2000)
 
 # %% [markdown]
 # At the size of a Stable Diffusion latent, the mean of "pure noise" $x_1$ still predicts the
@@ -244,14 +256,15 @@ for d in (64, 64 * 64 * 4):
 # predicts $\varepsilon$ cannot say anything about $x_0$, so zero-terminal-SNR models predict $v$ instead.
 
 # %%
-print(f"clipped logSNR at the edges: lambda(0) = {ztsnr.logsnr(0.0):.1f}, lambda(1) = {ztsnr.logsnr(1.0):.1f}")
+print(f"clipped logSNR at the edges: lambda(0) = {ztsnr.logsnr(0.0):.1f},",
+      f"lambda(1) = {ztsnr.logsnr(1.0):.1f}")
 assert ztsnr.logsnr(1.0) == dl.LOGSNR_MIN and math.isfinite(ztsnr.sigma_edm(1.0))
+at_one = dict(x_t=torch.ones(3), alpha=ztsnr.alpha(1.0), sigma=ztsnr.sigma(1.0))
 try:
-    dl.convert(torch.zeros(3), "eps", "x0", x_t=torch.ones(3), alpha=ztsnr.alpha(1.0), sigma=ztsnr.sigma(1.0))
+    dl.convert(torch.zeros(3), "eps", "x0", **at_one)
 except ValueError as err:
     print("eps -> x0 at t = 1 is refused:", err)
-x0_from_v = dl.convert(torch.ones(3), "v", "x0", x_t=torch.ones(3), alpha=ztsnr.alpha(1.0), sigma=ztsnr.sigma(1.0))
-print("v -> x0 at t = 1 works:", x0_from_v)
+print("v -> x0 at t = 1 works:", dl.convert(torch.ones(3), "v", "x0", **at_one))
 
 # %% [markdown]
 # ## 5. Where to put the sampling steps
@@ -270,18 +283,22 @@ print("v -> x0 at t = 1 works:", x0_from_v)
 ddpm, N, rho = vp["DDPM linear"], 10, 7.0
 s_max, s_min = ddpm.sigma_edm(1.0), ddpm.sigma_edm(1e-3)
 i = torch.arange(N + 1)
-sigmas = (s_max ** (1 / rho) + i / N * (s_min ** (1 / rho) - s_max ** (1 / rho))) ** rho  # eq. 5
-grids = {spacing: dl.timesteps(ddpm, N, spacing, t_min=1e-3) for spacing in ("uniform", "karras", "logsnr")}
-assert torch.allclose(ddpm.sigma_edm(grids["karras"]), sigmas, rtol=1e-6)
-assert torch.allclose(torch.diff(ddpm.logsnr(grids["logsnr"])), torch.diff(ddpm.logsnr(grids["logsnr"]))[0], rtol=1e-6)
+sigmas = (s_max ** (1 / rho) + i / N * (s_min ** (1 / rho) - s_max ** (1 / rho))) ** rho
+grids = {spacing: dl.timesteps(ddpm, N, spacing, t_min=1e-3)
+         for spacing in ("uniform", "karras", "logsnr")}
+assert torch.allclose(ddpm.sigma_edm(grids["karras"]), sigmas, rtol=1e-6)  # eq. 5
+logsnr_steps = torch.diff(ddpm.logsnr(grids["logsnr"]))
+assert torch.allclose(logsnr_steps, logsnr_steps[0], rtol=1e-6)  # equal logSNR steps
 
 fig, axes = dl.plot.figure(2, width=7.5, height=2.6)
 for spacing, ts in grids.items():
     axes[0, 0].plot(i, ddpm.sigma_edm(ts), "o-", ms=3, label=spacing)
     axes[0, 1].plot(ts, torch.full_like(ts, list(grids).index(spacing)), "|", ms=12)
-axes[0, 0].set(yscale="log", xlabel="step i", ylabel=r"$\sigma^{EDM}$", title="noise level per step")
+axes[0, 0].set(yscale="log", xlabel="step i", ylabel=r"$\sigma^{EDM}$",
+               title="noise level per step")
 axes[0, 0].legend()
-axes[0, 1].set(yticks=[0, 1, 2], yticklabels=list(grids), xlabel="t", title="where the 11 times fall")
+axes[0, 1].set(yticks=[0, 1, 2], yticklabels=list(grids), xlabel="t",
+               title="where the 11 times fall")
 plt.show()
 
 # %% [markdown]
@@ -318,7 +335,9 @@ def sigmoid_reference(t, start=-3.0, end=3.0, tau=1.0):
     return dl.Sigmoid(start=start, end=end, tau=tau).alpha(t) ** 2
 
 
-cases_1_3 = [(torch.linspace(0, 1, 11),), (torch.linspace(0, 1, 11), 0.0, 3.0, 0.7), (torch.rand(5, generator=generator), -2.0, 1.0, 1.5)]
+cases_1_3 = [(torch.linspace(0, 1, 11),),
+             (torch.linspace(0, 1, 11), 0.0, 3.0, 0.7),
+             (torch.rand(5, generator=generator), -2.0, 1.0, 1.5)]
 dl.exercises.check(sigmoid_alpha_bar, sigmoid_reference, cases_1_3, name="Exercise 1.3")
 
 
@@ -326,10 +345,12 @@ dl.exercises.check(sigmoid_alpha_bar, sigmoid_reference, cases_1_3, name="Exerci
 # Solution: a direct transcription; torch.sigmoid is S.
 def sigmoid_alpha_bar_solution(t, start=-3.0, end=3.0, tau=1.0):
     S = lambda u: torch.sigmoid(torch.as_tensor(u))  # noqa: E731
-    return (S(end / tau) - S((t * (end - start) + start) / tau)) / (S(end / tau) - S(start / tau))
+    u = (t * (end - start) + start) / tau
+    return (S(end / tau) - S(u)) / (S(end / tau) - S(start / tau))
 
 
-assert dl.exercises.check(sigmoid_alpha_bar_solution, sigmoid_reference, cases_1_3, name="Exercise 1.3 (solution)")
+assert dl.exercises.check(sigmoid_alpha_bar_solution, sigmoid_reference, cases_1_3,
+                          name="Exercise 1.3 (solution)")
 
 # %% [markdown]
 # ### Exercise 1.4: rescale a table to zero terminal SNR
@@ -353,18 +374,20 @@ def rescale_reference(alphas):
     return dl.ZeroTerminalSNR(sched).alpha(grid_1_4)
 
 
-cases_1_4 = [(vp["DDPM linear"].alpha(grid_1_4),), (vp["SD scaled linear"].alpha(grid_1_4),), (vp["sigmoid"].alpha(grid_1_4),)]
-dl.exercises.check(rescale_to_zero_terminal_snr, rescale_reference, cases_1_4, name="Exercise 1.4")
+cases_1_4 = [(vp[name].alpha(grid_1_4),) for name in ("DDPM linear", "SD scaled linear", "sigmoid")]
+dl.exercises.check(rescale_to_zero_terminal_snr, rescale_reference, cases_1_4,
+                   name="Exercise 1.4")
 
 
 # %% tags=["solution", "hide-input"]
-# Solution: subtract the last value (now 0), then scale so that the first value is what it was.
+# Solution: subtract the last value (now 0), then scale the first back to what it was.
 def rescale_to_zero_terminal_snr_solution(alphas):
     a0, a1 = alphas[0], alphas[-1]
     return (alphas - a1) * a0 / (a0 - a1)
 
 
-assert dl.exercises.check(rescale_to_zero_terminal_snr_solution, rescale_reference, cases_1_4, name="Exercise 1.4 (solution)")
+assert dl.exercises.check(rescale_to_zero_terminal_snr_solution, rescale_reference, cases_1_4,
+                          name="Exercise 1.4 (solution)")
 
 # %% [markdown]
 # ## Papers in this chapter

@@ -163,7 +163,26 @@ axes[0, 0].set_title(title, fontsize=8)
 plt.show()
 
 # %% [markdown]
-# The linear schedules wipe the digit out by $t \approx 0.5$; the rest of the time is spent on almost
+# The same for a 2D dataset: 600 samples of the eight-mode ring, one fixed noise draw, each row a
+# schedule (EDM again divided by $\sqrt{\alpha_t^2 + \sigma_t^2}$).
+
+# %%
+ring = dl.GaussianMixture.ring().sample(600, generator=generator)
+eps_2d = torch.randn(ring.shape, generator=generator)
+times_2d = [0.05, 0.15, 0.3, 0.5, 0.8]
+fig, axes = dl.plot.figure(len(times_2d), len(everything), width=6.5, height=7.6)
+for row, (name, sched) in zip(axes, everything.items()):
+    for ax, t_ in zip(row, times_2d):
+        a, s = sched.alpha(t_), sched.sigma(t_)
+        dl.plot.scatter2d(ax, (a * ring + s * eps_2d) / torch.sqrt(a**2 + s**2), lim=3.5, s=1)
+        ax.set_xticks([]), ax.set_yticks([])
+        if name == "DDPM linear":
+            ax.set_title(f"t = {t_}")
+    row[0].set_ylabel(name, fontsize=8)
+plt.show()
+
+# %% [markdown]
+# The linear schedules wipe the digit (and the ring) out by $t \approx 0.5$; the rest of the time is spent on almost
 # pure noise. The cosine schedule keeps the digit recognisable until $t \approx 0.7$. Measure it:
 # what fraction of the time does each schedule spend at an SNR below $0.01$ ($\lambda < -4.6$), where
 # $x_t$ is more than 99% noise by power?

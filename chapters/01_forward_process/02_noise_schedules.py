@@ -70,12 +70,14 @@ torch.set_default_dtype(torch.float64)
 #
 # $$\bar\alpha(t) = \alpha_t^2 = \frac{f(t)}{f(0)}, \qquad f(t) = \cos^2\!\left(\frac{t + s}{1 + s}\cdot\frac{\pi}{2}\right), \qquad s = 0.008.$$
 #
-# The small offset $s$ keeps $\sigma_t$ from being too small near $t = 0$. Here it is in three lines,
+# The small offset $s$ keeps $\sigma_t$ from being too small near $t = 0$. Here it is in code,
 # checked against the library's `dl.Cosine`:
 
 # %%
 def cosine_alpha_bar(t, s=0.008):
-    f = lambda u: torch.cos((u + s) / (1 + s) * math.pi / 2) ** 2  # noqa: E731
+    def f(u):
+        return torch.cos((u + s) / (1 + s) * math.pi / 2) ** 2
+
     return f(torch.as_tensor(t)) / f(torch.tensor(0.0))
 
 
@@ -326,7 +328,7 @@ plt.show()
 # Pick a schedule, switch zero terminal SNR on and off, and move $t$. The left panel shows the
 # logSNR and where you are on it; the right panel pushes samples of the eight-mode ring through the
 # forward process. (In the book and in a plain script you see the default setting: the cosine
-# schedule at $t = 0.5$.)
+# schedule at $t = 0.3$.)
 
 # %%
 dl.widgets.schedule_explorer()
@@ -361,11 +363,11 @@ dl.exercises.check(sigmoid_alpha_bar, sigmoid_reference, cases_1_3, name="Exerci
 
 
 # %% tags=["solution", "hide-input"]
-# Solution: a direct transcription; torch.sigmoid is S.
+# Solution: a direct transcription, with torch.sigmoid as S.
 def sigmoid_alpha_bar_solution(t, start=-3.0, end=3.0, tau=1.0):
-    S = lambda u: torch.sigmoid(torch.as_tensor(u))  # noqa: E731
-    u = (t * (end - start) + start) / tau
-    return (S(end / tau) - S(u)) / (S(end / tau) - S(start / tau))
+    s_end, s_start = torch.sigmoid(torch.tensor(end / tau)), torch.sigmoid(torch.tensor(start / tau))
+    s_t = torch.sigmoid((t * (end - start) + start) / tau)
+    return (s_end - s_t) / (s_end - s_start)
 
 
 assert dl.exercises.check(sigmoid_alpha_bar_solution, sigmoid_reference, cases_1_3,

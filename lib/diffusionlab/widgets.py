@@ -58,7 +58,9 @@ class Choice:
 
     def widget(self, name):
         import ipywidgets as w
-        return w.Dropdown(options=list(self.options), value=self.value, description=self.label or name)
+        width = f"{max(len(str(o)) for o in self.options) * 0.6 + 8:.0f}em"  # room for the longest option
+        return w.Dropdown(options=list(self.options), value=self.value, description=self.label or name,
+                          layout=w.Layout(width=width))
 
 
 @dataclass(frozen=True)
@@ -145,7 +147,7 @@ def schedule_explorer(x0=None, *, interactive: bool | None = None):
         fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(7.0, 3.0))
         ax0.plot(grid, sched.logsnr(grid))
         ax0.plot([t], [float(sched.logsnr(t))], "o", color="#D55E00")
-        ax0.set(xlabel="t", ylabel=r"$\lambda_t$", title="logSNR", ylim=(-32, 32))
+        ax0.set(xlabel="t", ylabel=r"$\lambda_t$", title="logSNR", ylim=(-16, 16))
         a, s = float(sched.alpha(t)), float(sched.sigma(t))
         xt = a * x0 + s * eps
         lim = max(4.0, 3.5 * s + 3.0 * a)
@@ -159,6 +161,6 @@ def schedule_explorer(x0=None, *, interactive: bool | None = None):
     controls = {
         "schedule": Choice(tuple(EXPLORER_SCHEDULES), "cosine (Nichol & Dhariwal 2021)"),
         "zero_terminal_snr": Checkbox(False, label="zero terminal SNR"),
-        "t": Slider(0.0, 1.0, 0.5, step=0.01),
+        "t": Slider(0.0, 1.0, 0.3, step=0.01),
     }
     return explore(draw, controls, interactive=interactive)

@@ -91,10 +91,11 @@ def in_notebook() -> bool:
     """True inside a Jupyter kernel (where widgets can be interactive), False in a plain script."""
     try:
         from IPython import get_ipython
+        from ipykernel.zmqshell import ZMQInteractiveShell
     except ImportError:
         return False
-    shell = get_ipython()
-    return shell is not None and shell.__class__.__name__ == "ZMQInteractiveShell"
+    # isinstance, not the class name: Colab's shell is a subclass of ZMQInteractiveShell
+    return isinstance(get_ipython(), ZMQInteractiveShell)
 
 
 def setup(seed: int = DEFAULT_SEED, *, verbose: bool = True):

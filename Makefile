@@ -1,7 +1,8 @@
 # Two commands do all set-up on a fresh machine (see README.md):
 #   make lab    create the environment and open the course in JupyterLab
 #   make test   create the environment and run every test (what CI runs)
-# Others: make book (the offline HTML book), make bench (notebook timings), make sync (jupytext pairs),
+# Others: make book (the offline HTML book), make bench (notebook timings), make data (shipped
+# checkpoints), make sync (jupytext pairs),
 # make execute (re-run notebooks in place).
 
 PYTHON ?= python3
@@ -10,7 +11,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 JOBS   ?= 2
 
-.PHONY: env lab test test-lib book bench sync execute browser clean
+.PHONY: env lab test test-lib book bench data sync execute browser clean
 
 $(STAMP): requirements.txt requirements-dev.txt constraints-cpu.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +46,10 @@ book: env
 
 bench: env
 	$(PY) bench/time_notebooks.py
+
+# Rebuild the shipped assets in data/ (the digits classifier behind dl.digits_frechet; about a minute).
+data: env
+	$(PY) data/make_data.py
 
 # Update each .ipynb from its edited .py, keeping outputs (never `jupytext --to ipynb`: it drops them).
 sync: env

@@ -5,7 +5,15 @@ Modules depend downward only (see DESIGN.md):
     runtime      device(), seed(), budget(cpu=, gpu=), in_colab(), setup()
     schedules    noise schedules as objects: alpha(t), sigma(t), logsnr(t), t_of_logsnr(); time grids
     predictions  eps <-> x0 <-> v <-> score conversions; wrapping a net into a denoiser D(x, t)
-    analytic     Gaussian mixtures with exact samples, log-density, score and denoiser at every t
+    analytic     Gaussian mixtures with exact samples, log-density, score and denoiser at every t;
+                 the empirical distribution of a training set and its optimal denoiser
+    data         2-D toys and scikit-learn's 8x8 digits (offline, seeded, fixed split)
+    nets         a time-conditioned MLP, a tiny U-Net for 8x8 digits, a digits classifier
+    checkpoint   safetensors + JSON checkpoints with validated loading
+    losses       denoising / sliced / explicit score matching, the DDPM posterior and ELBO
+    train        fit(): seeded training loop with EMA and a progress bar
+    samplers     DDPM ancestral sampling on any time grid
+    metrics      sliced Wasserstein, MMD, energy distance, exact mixture NLL, Frechet distances
     plot         the house style, small figures, trajectory animations that work in the book
     widgets      ipywidgets explorers with a static fallback (book, plain scripts)
     exercises    checkers for the exercises in the notebooks
@@ -16,7 +24,15 @@ x_t = alpha_t x_0 + sigma_t eps, logsnr(t) = log(alpha_t^2 / sigma_t^2).
 __version__ = "0.1.0"
 
 from . import runtime, schedules, predictions, analytic, plot, widgets, exercises  # noqa: E402
+from . import data, nets, checkpoint, losses, train, samplers, metrics  # noqa: E402
 from .runtime import *  # noqa: F401,F403,E402
 from .schedules import *  # noqa: F401,F403,E402
 from .predictions import *  # noqa: F401,F403,E402
 from .analytic import *  # noqa: F401,F403,E402
+from .data import *  # noqa: F401,F403,E402
+from .nets import *  # noqa: F401,F403,E402
+from .checkpoint import *  # noqa: F401,F403,E402
+from .losses import *  # noqa: F401,F403,E402
+from .train import *  # noqa: F401,F403,E402
+from .samplers import *  # noqa: F401,F403,E402
+from .metrics import *  # noqa: F401,F403,E402

@@ -3,7 +3,8 @@
 Offers ``GaussianMixture`` with exact ``sample``, ``log_prob``, ``score``, ``mean``, ``cov``,
 ``entropy_mc``, the marginal at time t (``at``), and the exact ``score_t``, ``eps_t`` and
 ``denoiser`` (Tweedie) at any t of any schedule; constructors ``isotropic``, ``ring``, ``two_modes``,
-``standard_normal``. Everything is float64: responsibilities are ratios of exponentials of quadratic
+``standard_normal``; and ``EmpiricalDistribution``, a training set as a sum of Diracs, whose exact
+denoiser is the optimal empirical denoiser (the minimiser of the DSM loss on that set). Everything is float64: responsibilities are ratios of exponentials of quadratic
 forms, and narrow modes make those overflow or lose all digits in float32. Results come back in the
 dtype of the input ``x`` (float64 when it is not floating).
 
@@ -16,7 +17,7 @@ import math
 
 import torch
 
-__all__ = ["GaussianMixture"]
+__all__ = ["EmpiricalDistribution", "GaussianMixture"]
 
 F64 = torch.float64
 
@@ -202,3 +203,141 @@ class GaussianMixture:
     def as_denoiser(self, schedule):
         """The exact denoiser as a callable ``D(x, t) = E[x0 | x_t = x]`` for samplers."""
         return lambda x, t: self.denoiser(x, t, schedule)
+
+
+# ---------------------------------------------------------------------------- the training set itself
+class EmpiricalDistribution:
+    """A training set as a distribution: ``p(x0) = (1/n) sum_i delta(x0 - x_i)``, ``points`` (n, ...) with n >= 1.
+
+    Its diffused marginal is the Gaussian mixture ``p_t = (1/n) sum_i N(alpha_t x_i, sigma_t^2 I)``, so its
+    denoiser is exact: the *optimal empirical denoiser*, the exact minimiser of the denoising loss over
+    this finite set (Karras et al. 2022, App. B.3), which can only reproduce training points (Kadkhodaie
+    et al. 2024, "Generalization in diffusion models arises from geometry-adaptive harmonic
+    representations"). Trailing dims are flattened internally; results come back in ``x``'s shape and
+    dtype (float64 when ``x`` is not floating), computed in float64 because the weights are a softmax of
+    ``-||x - alpha x_i||^2 / (2 sigma^2)``, which spans hundreds of nats at small sigma.
+    """
+
+    # rows of x processed at once: a chunk's (rows, n) float64 distance matrix stays near 32 MB
+    _CHUNK_ELEMENTS = 2 ** 22
+
+    def __init__(self, points):
+        p = points if isinstance(points, torch.Tensor) else torch.as_tensor(points, dtype=F64)
+        if p.dim() < 2 or p.shape[0] < 1 or p[0].numel() < 1:
+            raise ValueError(f"points must have shape (n, ...) with n >= 1 and a non-empty event, got {tuple(p.shape)}")
+        p = p.detach().to(F64)
+        if not bool(torch.isfinite(p).all()):
+            raise ValueError("points must be finite (no NaN or inf)")
+        self.event_shape = tuple(p.shape[1:])
+        self.points = p.reshape(p.shape[0], -1)
+        self._sq = (self.points ** 2).sum(1)  # ||x_i||^2, reused by every distance computation
+
+    @property
+    def n(self) -> int:
+        """Number of training points."""
+        return self.points.shape[0]
+
+    def __repr__(self):
+        return f"EmpiricalDistribution(n={self.n}, event_shape={self.event_shape})"
+
+    def mean(self) -> torch.Tensor:
+        """The training mean ``(1/n) sum_i x_i`` (the denoiser's limit when alpha_t -> 0), in the event shape."""
+        return self.points.mean(0).reshape(self.event_shape)
+
+    def sample(self, n: int, generator=None) -> torch.Tensor:
+        """``n`` training points drawn uniformly with replacement (float64, shape (n, *event_shape))."""
+        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+            raise ValueError(f"n must be an integer >= 1, got {n!r}")
+        idx = torch.randint(self.n, (n,), generator=generator)
+        return self.points[idx.to(self.points.device)].reshape(n, *self.event_shape)
+
+    def _x(self, x):
+        x = x if isinstance(x, torch.Tensor) else torch.as_tensor(x, dtype=F64)
+        k = len(self.event_shape)
+        if x.dim() < k or tuple(x.shape[x.dim() - k:]) != self.event_shape:
+            raise ValueError(f"x must have shape (..., {', '.join(map(str, self.event_shape))}), got {tuple(x.shape)}")
+        return x.reshape(-1, self.points.shape[1]).to(F64), x.shape, _out_dtype(x)
+
+    def _chunks(self, m):
+        step = max(1, self._CHUNK_ELEMENTS // self.n)
+        return [(i, min(i + step, m)) for i in range(0, m, step)]
+
+    def _sqdist(self, x, a, P, sq):
+        """``||x - a x_i||^2`` (rows, n) by the expansion ``||x||^2 - 2a x.x_i + a^2 ||x_i||^2`` (one matmul,
+        no (rows, n, d) tensor); clamped at 0 since rounding can make a tiny distance negative."""
+        return ((x * x).sum(1, keepdim=True) - 2 * a * (x @ P.T) + a * a * sq).clamp(min=0)
+
+    def _coeffs(self, x64, t, schedule):
+        m, tt = x64.shape[0], _t64(t, x64.device)
+        if not (tt.dim() == 0 or tt.shape == (m,)):
+            raise ValueError(f"t must be a float or a tensor of shape [n] = [{m}], got {tuple(tt.shape)}")
+        a = schedule.alpha(tt).reshape(-1, 1).expand(m, 1)
+        s = schedule.sigma(tt).reshape(-1, 1).expand(m, 1)
+        return a, s
+
+    def _weights(self, x, a, s, P, sq):
+        """Posterior weights ``r_i = softmax_i(-||x - a x_i||^2 / (2 s^2))`` (rows, n) and the distances."""
+        d2 = self._sqdist(x, a, P, sq)
+        zero = s == 0
+        r = torch.softmax(-d2 / (2 * torch.where(zero, torch.ones_like(s), s) ** 2), dim=1)  # logsumexp-stable
+        # sigma = 0: x_t = alpha x0 exactly, the posterior is a point mass on the nearest point (no 0/0)
+        onehot = torch.zeros_like(r).scatter_(1, d2.argmin(1, keepdim=True), 1.0)
+        return torch.where(zero, onehot, r), d2
+
+    def denoiser(self, x, t, schedule) -> torch.Tensor:
+        """``E[x0 | x_t = x] = sum_i r_i(x) x_i``, ``r_i = softmax_i(-||x - alpha_t x_i||^2 / (2 sigma_t^2))``:
+        Bayes' rule with a uniform prior over the points (Karras et al. 2022, App. B.3).
+        The nearest training point at sigma = 0, the training mean at alpha = 0. ``t``: float or shape [rows]."""
+        x64, shape, dt = self._x(x)
+        return self._denoise(x64, *self._coeffs(x64, t, schedule)).reshape(shape).to(dt)
+
+    def _denoise(self, x64, a, s):
+        P, sq = self.points.to(x64.device), self._sq.to(x64.device)
+        out = torch.empty_like(x64)
+        for i, j in self._chunks(x64.shape[0]):
+            out[i:j] = self._weights(x64[i:j], a[i:j], s[i:j], P, sq)[0] @ P
+        return out
+
+    def score_t(self, x, t, schedule) -> torch.Tensor:
+        """``grad log p_t(x) = (alpha_t D(x, t) - x) / sigma_t^2`` (Tweedie; Efron 2011, Karras et al. 2022, eq. 3).
+        Undefined at sigma_t = 0 (a sum of Diracs has no score): ValueError."""
+        x64, shape, dt = self._x(x)
+        a, s = self._coeffs(x64, t, schedule)
+        if bool((s == 0).any()):
+            raise ValueError("t: the score of an empirical distribution is undefined where sigma_t = 0")
+        return ((a * self._denoise(x64, a, s) - x64) / (s * s)).reshape(shape).to(dt)
+
+    def log_prob_t(self, x, t, schedule) -> torch.Tensor:
+        """``log p_t(x) = logsumexp_i(-||x - alpha_t x_i||^2 / (2 sigma_t^2)) - log n - (d/2) log(2 pi sigma_t^2)``,
+        shape ``x``'s batch shape; ValueError at sigma_t = 0 (no density)."""
+        x64, shape, dt = self._x(x)
+        a, s = self._coeffs(x64, t, schedule)
+        if bool((s == 0).any()):
+            raise ValueError("t: an empirical distribution has no density where sigma_t = 0")
+        P, sq, d = self.points.to(x64.device), self._sq.to(x64.device), x64.shape[1]
+        out = torch.empty(x64.shape[0], dtype=F64, device=x64.device)
+        for i, j in self._chunks(x64.shape[0]):
+            si = s[i:j, 0]
+            lse = torch.logsumexp(-self._sqdist(x64[i:j], a[i:j], P, sq) / (2 * si[:, None] ** 2), dim=1)
+            out[i:j] = lse - math.log(self.n) - 0.5 * d * torch.log(2 * math.pi * si * si)
+        return out.reshape(shape[: len(shape) - len(self.event_shape)]).to(dt)
+
+    def as_denoiser(self, schedule):
+        """The optimal empirical denoiser as a callable ``D(x, t)`` for samplers."""
+        return lambda x, t: self.denoiser(x, t, schedule)
+
+    def nearest(self, x):
+        """``(index, distance)`` of the nearest training point to each ``x`` (Euclidean, over the flattened
+        event), both of ``x``'s batch shape: the memorisation check of Kadkhodaie et al. 2024."""
+        x64, shape, dt = self._x(x)
+        P, sq = self.points.to(x64.device), self._sq.to(x64.device)
+        idx = torch.empty(x64.shape[0], dtype=torch.long, device=x64.device)
+        dist = torch.empty(x64.shape[0], dtype=F64, device=x64.device)
+        one = torch.ones(1, 1, dtype=F64, device=x64.device)
+        for i, j in self._chunks(x64.shape[0]):
+            d2 = self._sqdist(x64[i:j], one, P, sq)
+            idx[i:j] = d2.argmin(1)
+            # recompute the winner's distance directly: the expansion loses digits for near-duplicates
+            dist[i:j] = (x64[i:j] - P[idx[i:j]]).norm(dim=1)
+        batch = shape[: len(shape) - len(self.event_shape)]
+        return idx.reshape(batch), dist.reshape(batch).to(dt)

@@ -15,13 +15,12 @@ import sys
 import time
 from pathlib import Path
 
+import diffusionlab as dl
 import torch
 from torch.nn import functional as F
 
-import diffusionlab as dl
-
 HERE = Path(__file__).resolve().parent
-RECIPE = dict(steps=3000, batch_size=128, lr=2e-3, weight_decay=1e-4, seed=0)
+RECIPE = {"steps": 3000, "batch_size": 128, "lr": 2e-3, "weight_decay": 1e-4, "seed": 0}
 
 
 def shift(x, generator):

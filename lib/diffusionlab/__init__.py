@@ -23,16 +23,17 @@ x_t = alpha_t x_0 + sigma_t eps, logsnr(t) = log(alpha_t^2 / sigma_t^2).
 """
 __version__ = "0.1.0"
 
-from . import runtime, schedules, predictions, analytic, plot, widgets, exercises  # noqa: E402
-from . import data, nets, checkpoint, losses, train, samplers, metrics  # noqa: E402
-from .runtime import *  # noqa: F401,F403,E402
-from .schedules import *  # noqa: F401,F403,E402
-from .predictions import *  # noqa: F401,F403,E402
-from .analytic import *  # noqa: F401,F403,E402
-from .data import *  # noqa: F401,F403,E402
-from .nets import *  # noqa: F401,F403,E402
-from .checkpoint import *  # noqa: F401,F403,E402
-from .losses import *  # noqa: F401,F403,E402
-from .train import *  # noqa: F401,F403,E402
-from .samplers import *  # noqa: F401,F403,E402
-from .metrics import *  # noqa: F401,F403,E402
+# submodules in dependency order (not alphabetical: I001), then the flat API as star imports of each __all__
+from . import runtime, schedules, predictions, analytic, plot, widgets, exercises  # noqa: F401, I001
+from . import data, nets, checkpoint, losses, train, samplers, metrics  # noqa: F401
+from .runtime import *
+from .schedules import *
+from .predictions import *
+from .analytic import *
+from .data import *
+from .nets import *
+from .checkpoint import *
+from .losses import *
+from .train import *
+from .samplers import *
+from .metrics import *

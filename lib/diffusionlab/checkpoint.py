@@ -52,11 +52,13 @@ def _atomic_write(target: Path, data: bytes):
     the complete new one, never half a file; the temp file is removed if anything fails."""
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
-        # mkstemp creates the file private (0600); give it the usual permissions (0666 minus the umask)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.fchmod(fd, 0o666 & ~umask)
+        # the file object owns fd from the start, so an error in fchmod (or anywhere below) still closes it;
+        # calling fchmod on the raw fd before fdopen leaked the descriptor when fchmod failed
         with os.fdopen(fd, "wb") as f:
+            # mkstemp creates the file private (0600); give it the usual permissions (0666 minus the umask)
+            umask = os.umask(0)
+            os.umask(umask)
+            os.fchmod(f.fileno(), 0o666 & ~umask)
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
@@ -122,6 +124,12 @@ def _read_card(json_path):
         raise ValueError(f"checkpoint card {json_path} lacks the keys {missing}")
     if card["format"] != CARD_FORMAT:
         raise ValueError(f"checkpoint card {json_path} has format {card['format']!r}; this version reads {CARD_FORMAT}")
+    # a hand-edited card with, say, "config": [] would otherwise fail later with an AttributeError or a TypeError
+    # from Net(**config) that names neither the card nor the field
+    if not isinstance(card["class"], str) or not isinstance(card["config"], dict):
+        # ValueError, like every other defect of the card's contents (path itself has the right type)
+        raise ValueError(f"checkpoint card {json_path} must hold a class name (string) and a config (object), "  # noqa: TRY004
+                         f"got class={card['class']!r}, config={card['config']!r}")
     return card
 
 
@@ -141,7 +149,8 @@ def _check_state(model, tensors, st_path):
     """Same tensor names and shapes as ``model.state_dict()``, else a ValueError naming the tensor."""
     expected = model.state_dict()
     missing = [k for k in expected if k not in tensors]
-    unexpected = [k for k in tensors if k not in expected]
+    # sorted: safetensors hands the tensors back in no fixed order, so the message would differ from run to run
+    unexpected = sorted(k for k in tensors if k not in expected)
     if missing or unexpected:
         raise ValueError(f"checkpoint {st_path} does not fit {type(model).__name__}: missing tensors {missing}, "
                          f"unexpected tensors {unexpected}")

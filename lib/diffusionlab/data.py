@@ -113,7 +113,7 @@ def _rings(n, g):
     return torch.stack([r * torch.cos(ang), r * torch.sin(ang)], 1) / math.sqrt(var)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _mixture(name):
     if name == "eight_gaussians":
         # radius sqrt 2: equal modes on a circle have per-coordinate variance r^2 / 2 + std^2 = 1.01

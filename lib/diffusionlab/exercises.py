@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-__all__ = ["check", "check_value", "NOT_ATTEMPTED"]
+__all__ = ["NOT_ATTEMPTED", "check", "check_value"]
 
 NOT_ATTEMPTED = "not attempted yet"
 
@@ -71,7 +71,7 @@ def check(fn, reference, cases, *, name: str, atol: float = 1e-6, rtol: float = 
             got = fn(*args, **kwargs)
         except NotImplementedError:
             return _report(name, False, NOT_ATTEMPTED)
-        except Exception as err:  # the learner's bug: show it, do not crash the notebook
+        except Exception as err:  # noqa: BLE001  (the learner's bug: show it, do not crash the notebook)
             return _report(name, False, f"case {i} raised {type(err).__name__}: {err}")
         if got is None:
             return _report(name, False, NOT_ATTEMPTED)

@@ -95,8 +95,11 @@ def _median_bandwidth(x, y, max_points=2000):
     if z.shape[0] > max_points:
         z = z[torch.linspace(0, z.shape[0] - 1, max_points, device=z.device).long()]
     i, j = torch.triu_indices(z.shape[0], z.shape[0], offset=1, device=z.device)
-    d = _dist(z, z)[i, j]
-    h = d.median()
+    d = _dist(z, z)[i, j].sort().values
+    # the usual median (numpy's, scipy's): the mean of the two middle values when the number of pairs is even.
+    # torch.median returns the lower of the two instead, which is not "the median pairwise distance"
+    k = d.numel()
+    h = 0.5 * (d[(k - 1) // 2] + d[k // 2])
     h = h if h > 0 else d.mean()
     return [h.item() if h > 0 else 1.0]  # all points equal: any bandwidth gives the same (zero) MMD
 

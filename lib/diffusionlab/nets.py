@@ -26,7 +26,7 @@ from torch import nn
 from torch.nn import functional as F
 
 __all__ = [
-    "NETS", "DigitsClassifier", "DigitsClassifierConfig", "MLP", "MLPConfig", "TimeEmbedding", "TinyUNet",
+    "MLP", "NETS", "DigitsClassifier", "DigitsClassifierConfig", "MLPConfig", "TimeEmbedding", "TinyUNet",
     "TinyUNetConfig", "build",
 ]
 

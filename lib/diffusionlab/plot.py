@@ -10,7 +10,7 @@ import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
 
-__all__ = ["use_style", "figure", "scatter2d", "image_grid", "schedule_panels", "animate", "COLORS"]
+__all__ = ["COLORS", "animate", "figure", "image_grid", "scatter2d", "schedule_panels", "use_style"]
 
 # Colour-blind safe (Okabe & Ito 2008), in the order lines are drawn.
 COLORS = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]

@@ -11,7 +11,7 @@ import sys
 
 import numpy as np
 
-__all__ = ["device", "seed", "budget", "in_colab", "in_notebook", "on_gpu", "setup", "DEFAULT_SEED"]
+__all__ = ["DEFAULT_SEED", "budget", "device", "in_colab", "in_notebook", "on_gpu", "seed", "setup"]
 
 DEFAULT_SEED = 0
 
@@ -90,8 +90,8 @@ def in_colab() -> bool:
 def in_notebook() -> bool:
     """True inside a Jupyter kernel (where widgets can be interactive), False in a plain script."""
     try:
-        from IPython import get_ipython
         from ipykernel.zmqshell import ZMQInteractiveShell
+        from IPython import get_ipython
     except ImportError:
         return False
     # isinstance, not the class name: Colab's shell is a subclass of ZMQInteractiveShell

@@ -15,7 +15,7 @@ import matplotlib.pyplot as plt
 from . import analytic, runtime
 from . import schedules as S
 
-__all__ = ["Slider", "Choice", "Checkbox", "explore", "schedule_explorer", "EXPLORER_SCHEDULES"]
+__all__ = ["EXPLORER_SCHEDULES", "Checkbox", "Choice", "Slider", "explore", "schedule_explorer"]
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ Modules depend downward only (see DESIGN.md):
     nets         a time-conditioned MLP, a tiny U-Net for 8x8 digits, a digits classifier
     checkpoint   safetensors + JSON checkpoints with validated loading
     losses       denoising / sliced / explicit score matching, the DDPM posterior and ELBO
+    sde          forward SDE of any schedule, sub-VP, reverse SDE, probability-flow ODE, likelihood, bits/dim
     train        fit(): seeded training loop with EMA and a progress bar
     samplers     DDPM ancestral sampling on any time grid
     metrics      sliced Wasserstein, MMD, energy distance, exact mixture NLL, Frechet distances
@@ -25,7 +26,7 @@ __version__ = "0.1.0"
 
 # submodules in dependency order (not alphabetical: I001), then the flat API as star imports of each __all__
 from . import runtime, schedules, predictions, analytic, plot, widgets, exercises  # noqa: F401, I001
-from . import data, nets, checkpoint, losses, train, samplers, metrics  # noqa: F401
+from . import data, nets, checkpoint, losses, sde, train, samplers, metrics  # noqa: F401
 from .runtime import *
 from .schedules import *
 from .predictions import *
@@ -34,6 +35,7 @@ from .data import *
 from .nets import *
 from .checkpoint import *
 from .losses import *
+from .sde import *
 from .train import *
 from .samplers import *
 from .metrics import *

@@ -34,12 +34,15 @@ browser:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
 	  else echo "note: chromium not found; the browser test will be skipped"; fi; }
 
+# JOBS workers share the cores: one thread each (OMP_NUM_THREADS, inherited by the notebook kernels), as
+# two workers with two threads each on two cores make PyTorch's thread pools spin against each other
+# (measured on this project's 2-core machine: a U-Net training step about 30x slower).
 test: env browser
-	$(PY) -m pytest -n $(JOBS) --dist loadfile --nbval-lax --nbval-current-env \
-		-p no:cacheprovider tests chapters
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(PY) -m pytest -n $(JOBS) --dist loadfile --nbval-lax \
+		--nbval-current-env -p no:cacheprovider tests chapters
 
 test-lib: env
-	$(PY) -m pytest -n $(JOBS) -p no:cacheprovider tests --ignore=tests/test_book.py
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(PY) -m pytest -n $(JOBS) -p no:cacheprovider tests --ignore=tests/test_book.py
 
 book: env
 	$(PY) book/build.py

@@ -389,7 +389,7 @@ def test_shipped_classifier_loads_and_its_card_is_true():
         acc = (model(x).argmax(1) == y).double().mean().item()
     assert round(acc, 4) == acc_card
     # the files validate on their own too (sha256, class, config, shapes)
-    stem = Path(dl.metrics._shipped_dir()) / "digits_classifier"
+    stem = dl.checkpoint.shipped_dir() / "digits_classifier"
     _, card2 = dl.load_checkpoint(stem)
     assert card2 == card
     assert card["sha256"] == hashlib.sha256(stem.with_name("digits_classifier.safetensors").read_bytes()).hexdigest()
@@ -414,3 +414,24 @@ def test_digits_frechet_bad_shapes():
             dl.digits_frechet(x, bad)
     with pytest.raises(ValueError, match="images_a"):
         dl.digits_frechet(x[:1], x)  # one image has no covariance
+
+
+def test_pretrained_digits_ddpm_loads_and_denoises():
+    model, card = dl.pretrained("digits_ddpm")
+    assert isinstance(model, nets.TinyUNet) and not model.training
+    assert dl.pretrained("digits_ddpm")[0] is model  # cached
+    assert card["class"] == "TinyUNet" and card["recipe"]["steps"] == 8000
+    # the card's Frechet distance lies between the train-vs-test floor and noise, and the net denoises:
+    # at t = 0.3 its x0 estimate is much closer to the clean test digits than x_t is
+    assert card["metrics"]["frechet_train297_vs_test"] < card["metrics"]["frechet_vs_test"] < 400
+    x, _ = dl.digits("test")
+    schedule = dl.VPLinear()
+    x_t, _ = dl.noisy(x, 0.3, schedule, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        x0_hat = dl.denoiser(model, schedule, target="eps")(x_t, 0.3)
+    assert ((x0_hat - x) ** 2).mean() < 0.25 * ((x_t / schedule.alpha(0.3) - x) ** 2).mean()
+
+
+def test_pretrained_bad_name():
+    with pytest.raises(ValueError, match="name must be one of"):
+        dl.pretrained("imagenet")

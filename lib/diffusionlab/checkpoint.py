@@ -23,7 +23,7 @@ from safetensors.torch import save as _st_save
 
 from . import nets
 
-__all__ = ["CARD_FORMAT", "load_checkpoint", "save_checkpoint"]
+__all__ = ["CARD_FORMAT", "SHIPPED", "load_checkpoint", "pretrained", "save_checkpoint", "shipped_dir"]
 
 CARD_FORMAT = 1
 _RESERVED = ("format", "class", "config", "tensors", "sha256")
@@ -194,3 +194,35 @@ def load_checkpoint(path, model: torch.nn.Module | None = None, *, registry: dic
     _check_state(model, tensors, st_path)
     model.load_state_dict(tensors, strict=True)
     return model, card
+
+
+# ----------------------------------------------------------------------------- checkpoints shipped in data/
+SHIPPED = ("digits_classifier", "digits_ddpm")  # every checkpoint data/make_data.py writes
+_PRETRAINED = {}
+
+
+def shipped_dir() -> Path:
+    """The folder of the shipped checkpoints: the checkout's ``data/`` (a clone, ``pip install -e``), else the
+    copy that ``pip install`` puts inside the package as ``diffusionlab/shipped`` (see pyproject.toml)."""
+    here = Path(__file__).resolve().parent
+    candidates = (here.parents[1] / "data", here / "shipped")
+    for folder in candidates:
+        if any((folder / f"{name}.json").is_file() for name in SHIPPED):
+            return folder
+    raise FileNotFoundError(f"no shipped checkpoints in {[str(c) for c in candidates]}; run `make data` in the "
+                            f"repository to build them")
+
+
+def pretrained(name: str, device=None):
+    """A checkpoint shipped with the course, loaded with ``load_checkpoint`` (all validations) from
+    ``shipped_dir()``: ``(model, card)``, the model in eval mode, without gradients, on ``device`` (default
+    CPU). ``name``: one of ``SHIPPED`` ("digits_classifier": the feature network of ``dl.digits_frechet``;
+    "digits_ddpm": chapter 2's eps-prediction ``TinyUNet`` on ``dl.digits("train")`` with ``dl.VPLinear()``).
+    The card says how it was trained and what it scores. Cached per (name, device): treat it as read-only."""
+    if name not in SHIPPED:
+        raise ValueError(f"name must be one of {SHIPPED}, got {name!r}")
+    key = (name, str(torch.device("cpu") if device is None else torch.device(device)))
+    if key not in _PRETRAINED:
+        model, card = load_checkpoint(shipped_dir() / name)
+        _PRETRAINED[key] = (model.to(key[1]).eval().requires_grad_(False), card)
+    return _PRETRAINED[key]

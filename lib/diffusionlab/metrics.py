@@ -202,37 +202,14 @@ def frechet_distance_features(images_a, images_b, feature_fn, *, batch_size: int
 
 
 # ----------------------------------------------------------------------------- the shipped digits classifier
-DIGITS_CLASSIFIER = "digits_classifier"  # stem of data/digits_classifier.{safetensors,json}
-
-
-def _shipped_dir():
-    """Where the shipped checkpoints live: the checkout's ``data/`` (a clone, ``pip install -e``), else the
-    copy that ``pip install`` puts inside the package as ``diffusionlab/shipped`` (see pyproject.toml)."""
-    from pathlib import Path
-
-    here = Path(__file__).resolve().parent
-    for folder in (here.parents[1] / "data", here / "shipped"):
-        if (folder / f"{DIGITS_CLASSIFIER}.json").is_file():
-            return folder
-    raise FileNotFoundError(f"{DIGITS_CLASSIFIER}.json was found neither in {here.parents[1] / 'data'} nor in "
-                            f"{here / 'shipped'}; run `make data` in the repository to (re)build it")
-
-
-_CLASSIFIER = {}
-
-
 def digits_classifier(device=None):
     """The small digits CNN (``dl.nets.DigitsClassifier``) trained once by ``data/make_data.py`` and shipped
-    as ``data/digits_classifier.{safetensors,json}``, loaded with validation (``dl.checkpoint``), in eval
-    mode, without gradients, on ``device`` (default CPU). Returns ``(model, card)``; the card records the
-    training recipe and the test accuracy. Cached per device: treat the model as read-only."""
-    from .checkpoint import load_checkpoint
+    as ``data/digits_classifier.{safetensors,json}``: ``dl.checkpoint.pretrained("digits_classifier")``.
+    Returns ``(model, card)``, the model in eval mode without gradients; the card records the training
+    recipe, the test accuracy and the train-vs-test Frechet distance. Cached: treat the model as read-only."""
+    from .checkpoint import pretrained
 
-    key = str(torch.device("cpu") if device is None else torch.device(device))
-    if key not in _CLASSIFIER:
-        model, card = load_checkpoint(_shipped_dir() / DIGITS_CLASSIFIER)
-        _CLASSIFIER[key] = (model.to(key).eval().requires_grad_(False), card)
-    return _CLASSIFIER[key]
+    return pretrained("digits_classifier", device=device)
 
 
 def digits_frechet(images_a, images_b) -> torch.Tensor:

@@ -13,7 +13,9 @@ Modules depend downward only (see DESIGN.md):
     losses       denoising / sliced / explicit score matching, the DDPM posterior and ELBO
     sde          forward SDE of any schedule, sub-VP, reverse SDE, probability-flow ODE, likelihood, bits/dim
     train        fit(): seeded training loop with EMA and a progress bar
-    samplers     DDPM ancestral sampling on any time grid
+    samplers     stochastic samplers (DDPM ancestral, DDIM(eta), Euler-Maruyama, predictor-corrector), the
+                 sampler registry, nfe() and sample(nfe=)
+    solvers      probability-flow ODE samplers: Euler (= DDIM), Heun with EDM churn, DPM-Solver++(2M), (3M)
     metrics      sliced Wasserstein, MMD, energy distance, exact mixture NLL, Frechet distances
     plot         the house style, small figures, trajectory animations that work in the book
     widgets      ipywidgets explorers with a static fallback (book, plain scripts)
@@ -26,7 +28,7 @@ __version__ = "0.1.0"
 
 # submodules in dependency order (not alphabetical: I001), then the flat API as star imports of each __all__
 from . import runtime, schedules, predictions, analytic, plot, widgets, exercises  # noqa: F401, I001
-from . import data, nets, checkpoint, losses, sde, train, samplers, metrics  # noqa: F401
+from . import data, nets, checkpoint, losses, sde, train, samplers, solvers, metrics  # noqa: F401
 from .runtime import *
 from .schedules import *
 from .predictions import *
@@ -38,4 +40,5 @@ from .losses import *
 from .sde import *
 from .train import *
 from .samplers import *
+from .solvers import *
 from .metrics import *

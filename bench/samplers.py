@@ -187,7 +187,7 @@ def markdown(info, acc, ovh) -> str:
     out += ["", "## 2. Overhead of the sampler loop", "",
             (f"Wall time per step with the trivial denoiser `{ovh['denoiser']}` ({ovh['dtype']}, {ovh['steps']} "
              f"steps; median (minimum) of {ovh['repeats']} runs): the sampler's own arithmetic, schedule evaluations and "
-             "noise draws, not the network. The CPU is shared with other work, so the medians are noisy; the minima are the steadier figure. ddpm and pc (its "
+             "noise draws, not the network. On a shared CPU the medians are noisy; the minima are the steadier figure. ddpm and pc (its "
              "predictor is ddpm's step), ddim with eta > 0 (the posterior variance), euler_maruyama (f and g^2) "
              "and heun with churn (the time of the raised noise level) evaluate the schedule in every step; "
              "euler, ddim(eta=0), heun and dpmpp evaluate it once for the whole grid."), "",

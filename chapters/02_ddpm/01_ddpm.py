@@ -32,7 +32,7 @@
 # - and, in notebook 2.2, do the same on 8x8 digits and score samples with a Fréchet distance.
 #
 # **Prerequisites:** chapter 1 (forward process, schedules, logSNR).
-# **Runtime:** about 90 s on a laptop CPU; a GPU trains the models longer.
+# **Runtime:** about 50 s on a 2-core laptop CPU; a GPU trains the models longer.
 #
 # **Read alongside:** Ho, Jain, Abbeel (2020), *Denoising Diffusion Probabilistic Models*, Sec. 2-3
 # (eqs. 5-14, Algorithms 1-2); *The Principles of Diffusion Models*, chapter 2 (the variational view).

@@ -32,7 +32,7 @@
 # - read the per-timestep loss of an image model.
 #
 # **Prerequisites:** notebook 2.1.
-# **Runtime:** about 90 s on a laptop CPU; on a GPU the budget trains ten times longer.
+# **Runtime:** about 90 s on a 2-core laptop CPU; on a GPU the budget trains ten times longer.
 #
 # **Read alongside:** Ho et al. (2020), Sec. 4 (the U-Net, experiments); Heusel et al. (2017),
 # *GANs Trained by a Two Time-Scale Update Rule Converge to a Local Nash Equilibrium*, Sec. 4 (the

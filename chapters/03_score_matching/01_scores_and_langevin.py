@@ -32,7 +32,7 @@
 #   Langevin dynamics and its step-size rule (NCSN).
 #
 # **Prerequisites:** chapter 2 (noise prediction), gradients with `torch.autograd`.
-# **Runtime:** about 60 s on a laptop CPU.
+# **Runtime:** about 35 s on a 2-core laptop CPU.
 #
 # **Read alongside:** Song & Ermon (2019), *Generative Modeling by Estimating Gradients of the Data
 # Distribution*, Sec. 2-4 (Alg. 1); Vincent (2011), *A Connection Between Score Matching and Denoising

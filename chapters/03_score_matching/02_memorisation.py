@@ -32,7 +32,7 @@
 # - measure mode interpolation: samples in regions where the data has no mass.
 #
 # **Prerequisites:** notebook 3.1, chapter 2 (training and sampling).
-# **Runtime:** about 80 s on a laptop CPU.
+# **Runtime:** about 100 s on a 2-core laptop CPU.
 #
 # **Read alongside:** Kadkhodaie, Guth, Simoncelli, Mallat (2024), *Generalization in diffusion
 # models arises from geometry-adaptive harmonic representations*, Sec. 2; Aithal, Maini, Lipton,

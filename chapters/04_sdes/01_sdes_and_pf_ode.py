@@ -35,7 +35,7 @@
 #   dimension on 8x8 digits.
 #
 # **Prerequisites:** chapters 2 and 3 (noise prediction, scores, Tweedie's formula).
-# **Runtime:** about 90 s on a laptop CPU.
+# **Runtime:** about 60 s on a 2-core laptop CPU.
 #
 # **Read alongside:** Song, Sohl-Dickstein, Kingma, Kumar, Ermon, Poole (2021), *Score-Based Generative
 # Modeling through Stochastic Differential Equations*, Sec. 3-4 and App. B, D; Deveney, Stanczuk,

@@ -33,7 +33,7 @@
 # - see the pitfalls learners hit: the final step, clipping, time-grid conventions, and what $\eta$ means.
 #
 # **Prerequisites:** chapter 4 (reverse SDE, probability-flow ODE).
-# **Runtime:** about 60 s on a laptop CPU.
+# **Runtime:** about 30 s on a 2-core laptop CPU.
 #
 # **Read alongside:** Song, Meng, Ermon (2021), *Denoising Diffusion Implicit Models*, Sec. 4;
 # Karras, Aittala, Aila, Laine (2022), *Elucidating the Design Space of Diffusion-Based Generative

@@ -344,6 +344,12 @@ for n in (10, 100):
     print(f"NFE {n:3d}: sliced Wasserstein for eta = 0, 0.5, 1: " + ", ".join(f"{v:.3f}" for v in row))
 
 # %% [markdown]
+# On this exact denoiser $\eta$ changes little at 10 evaluations, and at 100 all three settings are at the
+# floor of section 3 (differences of $\pm 0.01$ are within the distance's own fluctuation). With a
+# learned denoiser the stochastic end can pay off: on digits, ancestral sampling kept improving where
+# the ODE solvers stalled (section 5).
+
+# %% [markdown]
 # ## Exercises
 #
 # ### Exercise 5.1: one DDIM step

@@ -284,3 +284,15 @@ def test_registry_builds_every_schedule():
         assert isinstance(s, dl.Schedule) and torch.isfinite(s.logsnr(0.5))
     assert dl.get_schedule("ve", sigma_max=10.0).sigma(1.0).item() == pytest.approx(10.0)
     assert repr(dl.get_schedule("cosine")) == "Cosine(s=0.008)"
+
+
+def test_discrete_autograd_slope_at_grid_points():
+    # at t = i/T the table is linear on [i/T, (i+1)/T]: autograd gives that interval's slope, not 0
+    sched = dl.Discrete.linear(1000)
+    for i in (1, 250, 999):
+        t = torch.tensor(i / 1000, dtype=torch.float64, requires_grad=True)
+        (g,) = torch.autograd.grad(sched.alpha(t), t)
+        h = 1e-7
+        right = (sched.alpha(i / 1000 + h) - sched.alpha(i / 1000)) / h
+        assert g.item() != 0.0
+        assert g.item() == pytest.approx(right.item(), rel=1e-4)

@@ -360,7 +360,9 @@ class Discrete(Schedule):
         s = t * self.T
         # i/T * T may come back as i +- 1 ulp; snap so that grid points read the table exactly
         r = s.round()
-        s = torch.where((s - r).abs() <= 1e-13 * r, r, s)  # relative: never snap a tiny t > 0 onto 0
+        # relative: never snap a tiny t > 0 onto 0. The snap moves the value only (s + (r - s).detach()), so
+        # autograd still sees d s / d t = T at grid points (round() alone has zero gradient there)
+        s = torch.where((s - r).abs() <= 1e-13 * r, s + (r - s).detach(), s)
         i = s.floor().clamp(0, self.T - 1)
         grid = self._log_abar.to(t.device)
         lo, hi = grid[i.long()], grid[i.long() + 1]

@@ -5,14 +5,11 @@ import hashlib
 import json
 import os
 import stat
-from pathlib import Path
 
 import diffusionlab as dl
 import pytest
 import torch
 from diffusionlab import checkpoint, nets
-
-torch.set_num_threads(1)
 
 NETS = {
     "mlp": lambda: nets.MLP(hidden=32, depth=3),

@@ -8,8 +8,6 @@ import diffusionlab as dl
 import pytest
 import torch
 
-torch.set_num_threads(1)
-
 F64 = torch.float64
 SCHEDS = [dl.Cosine(), dl.VPLinear()]
 

@@ -12,14 +12,6 @@ F64 = torch.float64
 S = 0.5  # data standard deviation
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # the tensors here are tiny: on a busy machine torch's thread pool costs more than the arithmetic
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 def _gen(seed=0):
     return torch.Generator().manual_seed(seed)

@@ -10,8 +10,6 @@ import scipy.stats
 import torch
 from scipy.spatial.distance import pdist
 
-torch.set_num_threads(1)
-
 F64 = torch.float64
 
 

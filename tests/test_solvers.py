@@ -11,8 +11,6 @@ import numpy as np
 import pytest
 import torch
 
-torch.set_num_threads(1)
-
 F64 = torch.float64
 GM = dl.GaussianMixture.ring(4, radius=2.0, std=0.5)
 ODE = ("euler", "heun", "dpmpp_2m", "dpmpp_3m")

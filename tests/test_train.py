@@ -5,15 +5,6 @@ import torch
 from diffusionlab import losses, train
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # tiny models: on a busy machine torch's thread pool costs more than the arithmetic
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 class TinyMLP(torch.nn.Module):
     """A small time-conditioned MLP net(x, t) for the tests (independent of dl.nets)."""
 

@@ -212,6 +212,12 @@ print(f"sliced Wasserstein to data: reverse SDE {sw_sde:.4f}; other data sets "
       f"{min(floors):.4f} to {max(floors):.4f} (mean {sw_floor:.4f})")
 assert sw_sde < 1.5 * sw_floor
 
+# the library's sampler is this loop: same grid and same noise draws give the same samples
+mine = euler_maruyama(reverse_drift, reverse_diffusion, x1[:500], 1.0, t_min, 50, torch.Generator().manual_seed(5))
+lib = dl.euler_maruyama(mixture.as_denoiser(schedule), schedule, x1[:500], dl.timesteps(schedule, 50, t_min=t_min),
+                        generator=torch.Generator().manual_seed(5))
+assert torch.allclose(mine, lib, atol=1e-8)
+
 # %% [markdown]
 # ## 4. The probability-flow ODE
 #
@@ -307,10 +313,9 @@ def net_denoiser64(x, t):  # the network in float32, the ODE solver in float64
         return net_denoiser(x.float(), t).double()
 
 
-net_score = dl.score_from_denoiser(net_denoiser64, schedule)
-sde_net = euler_maruyama(lambda x, t: dl.drift_diffusion(schedule, t)[0].item() * x
-                         - dl.drift_diffusion(schedule, t)[1].item() * net_score(x, t),
-                         reverse_diffusion, x1, 1.0, t_min, 500, generator)
+# section 3's from-scratch loop is the library's dl.euler_maruyama; use that from here on
+sde_net = dl.euler_maruyama(net_denoiser64, schedule, x1, dl.timesteps(schedule, 500, t_min=t_min),
+                            generator=generator)
 ode_net = dl.solve_pf_ode(net_denoiser64, schedule, x1, 1.0, t_min, rtol=1e-5, atol=1e-5)
 results = {}
 for name, pts in {"reverse SDE": sde_net, "PF-ODE": ode_net}.items():
